@@ -42,7 +42,7 @@ check-fuzz: deps
 	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then \
 	  ./configure --builddir=$(FUZZ_BUILD) --cc=clang --cxx=clang++ --enable-fuzzing \
 	    --disable-test-guest; fi
-	ninja -C $(FUZZ_BUILD)
+	ninja -C $(FUZZ_BUILD) fuzz-targets
 	scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 fuzz: check-fuzz
